@@ -23,8 +23,8 @@ trap 'rm -rf "$gdir"' EXIT
 echo "== goldens regenerated with seed $seed"
 /usr/bin/python3 tools/golden/make_golden.py --seed "$seed" --out "$gdir" >/dev/null
 
-echo "== sanitizer build (ASan + UBSan), fresh goldens"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVP_SANITIZE=ON -DVP_WERROR=ON >/dev/null
+echo "== sanitizer build (ASan + UBSan, CPU only), fresh goldens"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVP_SANITIZE=ON -DVP_WERROR=ON -DVP_CUDA=OFF >/dev/null
 cmake --build build-asan -j"$(nproc)" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
 test -x build-asan/vpcast || { echo "test.sh: sanitizer build failed" >&2; exit 1; }
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
