@@ -1,0 +1,37 @@
+// commands.c: the table of vpcast commands.
+// Adding a command is one row here plus one file, cmd_<name>.c, holding its
+// run function (declared just below) and its option table. Rows are listed
+// alphabetically; `vpcast --help` shows them in this order.
+#include "cli/cli.h"
+
+#include <stddef.h>
+
+// ---- run functions and option tables of the commands (one file each) ----
+int cmd_version(const cli_invocation *inv);   // cmd_version.c
+extern const vp_option opts_version[];
+int cmd_config_check(const cli_invocation *inv);   // cmd_config.c
+extern const vp_option opts_config_check[];
+
+static const cli_command config_commands[] = {
+    {.name = "check",
+     .summary = "validate a training config and print the effective config as YAML",
+     .usage = "CONFIG [options] [key=value ...]",
+     .description =
+         "Reads CONFIG (YAML), applies the key=value arguments and flags in order (later wins),\n"
+         "checks every key against the options of 'vpcast train' (unknown keys, types, ranges,\n"
+         "choices, required keys, and checks between keys) and prints the effective config,\n"
+         "defaults included, as YAML on stdout. Errors go to stderr with exit status 2.",
+     .opts = opts_config_check, .min_pos = 1, .max_pos = 1, .run = cmd_config_check},
+    {.name = NULL},
+};
+
+const cli_command cli_commands[] = {
+    {.name = "config", .summary = "check a config file and print the effective config",
+     .subs = config_commands},
+    {.name = "version", .summary = "print the version, git hash and compiled-in backends",
+     .usage = "[--json]",
+     .description = "Prints the vpcast version, the git commit it was built from, and which\n"
+                    "backends are compiled in, with their library versions.",
+     .opts = opts_version, .min_pos = 0, .max_pos = 0, .run = cmd_version},
+    {.name = NULL},
+};
