@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/check.h"
 #include "harness.h"
 #include "io/png.h"
 #include "io/synth.h"

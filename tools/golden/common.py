@@ -19,7 +19,9 @@ import torch
 
 class GoldenWriter:
     def __init__(self, path, seed):
-        self.f = h5py.File(path, "w")
+        # libver="latest" stores the many small datasets with compact metadata
+        # (about a third smaller files than the default format).
+        self.f = h5py.File(path, "w", libver="latest")
         self.seed = seed
         self.gen = torch.Generator().manual_seed(seed)
         self.f.attrs["seed"] = seed
@@ -28,12 +30,13 @@ class GoldenWriter:
         self.f.close()
 
     # Random tensors drawn from this writer's generator (float64 -> float32 so
-    # that the values are exactly representable in the C side's fp32).
+    # that the values are exactly representable in the C side's fp32). No
+    # shape gives a 0-dim tensor (torch.randn needs an explicit () for that).
     def randn(self, *shape, scale=1.0):
-        return (torch.randn(*shape, generator=self.gen, dtype=torch.float64) * scale).float()
+        return (torch.randn(*(shape or ((),)), generator=self.gen, dtype=torch.float64) * scale).float()
 
     def rand(self, *shape, lo=0.0, hi=1.0):
-        return (lo + (hi - lo) * torch.rand(*shape, generator=self.gen, dtype=torch.float64)).float()
+        return (lo + (hi - lo) * torch.rand(*(shape or ((),)), generator=self.gen, dtype=torch.float64)).float()
 
     def case(self, name, fn, inputs, attrs=None, grad=None, extra_out=None):
         """fn(*inputs.values()) -> tensor or dict of tensors.
