@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 // ---- run functions and option tables of the commands (one file each) ----
+int cmd_demo(const cli_invocation *inv);   // cmd_demo.c
+extern const vp_option opts_demo[];
 int cmd_version(const cli_invocation *inv);   // cmd_version.c
 extern const vp_option opts_version[];
 int cmd_config_check(const cli_invocation *inv);   // cmd_config.c
@@ -28,6 +30,13 @@ static const cli_command config_commands[] = {
 const cli_command cli_commands[] = {
     {.name = "config", .summary = "check a config file and print the effective config",
      .subs = config_commands},
+    {.name = "demo", .summary = "train a small RGB + depth frame predictor on synthetic data (CPU)",
+     .usage = "[options]",
+     .description =
+         "Makes synthetic videos of moving, occluding shapes (RGB and depth), trains a small\n"
+         "conditional frame predictor on the CPU, predicts the future frames of held-out clips,\n"
+         "compares them with copying the last frame, and writes DIR/demo.png and DIR/summary.json.",
+     .opts = opts_demo, .min_pos = 0, .max_pos = 0, .run = cmd_demo},
     {.name = "version", .summary = "print the version, git hash and compiled-in backends",
      .usage = "[--json]",
      .description = "Prints the vpcast version, the git commit it was built from, and which\n"

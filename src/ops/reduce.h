@@ -4,8 +4,9 @@
 
 #include "core/tensor.h"
 
-// Sum / mean over the listed axes (negative = from the end). keepdim keeps
-// them as size 1. naxes = 0 reduces everything to a 0-dim tensor.
+// Sum / mean over the listed axes (negative = from the end; each at most
+// once). keepdim keeps them as size 1. naxes = 0 reduces over every axis:
+// a 0-dim tensor, or all size-1 dims with keepdim.
 vp_tensor *op_sum(vp_ctx *ctx, vp_tensor *x, const int *axes, int naxes, int keepdim);
 vp_tensor *op_mean(vp_ctx *ctx, vp_tensor *x, const int *axes, int naxes, int keepdim);
 // mean((x - y)^2) and mean(|x - y|) over all elements -> 0-dim tensor.
