@@ -11,6 +11,7 @@
 #include "ops/norm.h"
 #include "ops/pool.h"
 #include "ops/reduce.h"
+#include "ops/rotary.h"
 #include "ops/shape.h"
 
 #endif
