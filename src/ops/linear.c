@@ -31,8 +31,8 @@ static const vp_opdef OP_LINEAR = {"linear", {linear_backward, NULL}};
 vp_tensor *op_linear(vp_ctx *ctx, vp_tensor *x, vp_tensor *w, vp_tensor *b) {
   char s1[64], s2[64];
   if (w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1] || (b && (b->ndim != 1 || b->shape[0] != w->shape[0])))
-    vp_die("linear: input %s does not match weight %s%s", tensor_shape_str(x, s1, 64),
-           tensor_shape_str(w, s2, 64), w->name ? w->name : "");
+    vp_die("linear: input %s does not match weight %s%s%s", tensor_shape_str(x, s1, 64),
+           tensor_shape_str(w, s2, 64), w->name ? " " : "", w->name ? w->name : "");
   int64_t shape[VP_MAXDIM];
   memcpy(shape, x->shape, sizeof(shape));
   shape[x->ndim - 1] = w->shape[0];
