@@ -7,6 +7,12 @@
 #include <stddef.h>
 
 // ---- run functions and option tables of the commands (one file each) ----
+int cmd_data_synth(const cli_invocation *inv);   // cmd_data_synth.c
+extern const vp_option opts_data_synth_cmd[];
+int cmd_data_pack(const cli_invocation *inv);    // cmd_data_pack.c
+extern const vp_option opts_data_pack_cmd[];
+int cmd_data_stats(const cli_invocation *inv);   // cmd_data_stats.c
+extern const vp_option opts_data_stats_cmd[];
 int cmd_demo(const cli_invocation *inv);   // cmd_demo.c
 extern const vp_option opts_demo[];
 int cmd_version(const cli_invocation *inv);   // cmd_version.c
@@ -27,9 +33,23 @@ static const cli_command config_commands[] = {
     {.name = NULL},
 };
 
+static const cli_command data_commands[] = {
+    {.name = "pack", .summary = "pack raw Cityscapes / SYNTHIA / BAIR trees into HDF5 clip files",
+     .usage = "--format cityscapes|synthia|bair --src DIR --out FILE.h5 [options]",
+     .opts = opts_data_pack_cmd, .min_pos = 0, .max_pos = 0, .run = cmd_data_pack},
+    {.name = "stats", .summary = "print clip count, shape and raw value statistics of a data config as JSON",
+     .usage = "CONFIG [key=value ...]",
+     .opts = opts_data_stats_cmd, .min_pos = 1, .max_pos = 1, .run = cmd_data_stats},
+    {.name = "synth", .summary = "write a synthetic RGB + depth + semantic clip file",
+     .usage = "--out FILE.h5 --clips N --frames T --size S [options]",
+     .opts = opts_data_synth_cmd, .min_pos = 0, .max_pos = 0, .run = cmd_data_synth},
+    {.name = NULL},
+};
+
 const cli_command cli_commands[] = {
     {.name = "config", .summary = "check a config file and print the effective config",
      .subs = config_commands},
+    {.name = "data", .summary = "make, pack and inspect datasets", .subs = data_commands},
     {.name = "demo", .summary = "train a small RGB + depth frame predictor on synthetic data (CPU)",
      .usage = "[options]",
      .description =

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "io/source.h"
 
 // Data sources (io/): which clips a run reads.
 const vp_option opts_data[] = {
@@ -21,6 +22,11 @@ const vp_option opts_data[] = {
      .help = "frame size [H, W] after resizing / cropping"},
     {.key = "data.prefetch", .type = OPT_INT, .def = "2", .range = "[0, 64]",
      .help = "batches decoded ahead by the prefetch thread (0: read in the training thread)"},
+    // Each source's own keys (data.<source>.*) live beside its reader in io/.
+    OPT_INCLUDE_TABLE(opts_data_synth),
+    OPT_INCLUDE_TABLE(opts_data_packed),
+    OPT_INCLUDE_TABLE(opts_data_era5),
+    OPT_INCLUDE_TABLE(opts_data_sevir),
     OPT_END,
 };
 
