@@ -14,6 +14,8 @@ extern const vp_option opts_data_pack_cmd[];
 int cmd_data_stats(const cli_invocation *inv);   // cmd_data_stats.c
 extern const vp_option opts_data_stats_cmd[];
 int cmd_demo(const cli_invocation *inv);   // cmd_demo.c
+int cmd_metrics(const cli_invocation *inv);   // cmd_metrics.c
+extern const vp_option opts_metrics[];
 extern const vp_option opts_demo[];
 int cmd_version(const cli_invocation *inv);   // cmd_version.c
 extern const vp_option opts_version[];
@@ -57,6 +59,9 @@ const cli_command cli_commands[] = {
          "conditional frame predictor on the CPU, predicts the future frames of held-out clips,\n"
          "compares them with copying the last frame, and writes DIR/demo.png and DIR/summary.json.",
      .opts = opts_demo, .min_pos = 0, .max_pos = 0, .run = cmd_demo},
+    {.name = "metrics", .summary = "compute video metrics of predictions against targets (HDF5), as JSON",
+     .usage = "--pred P.h5 --target T.h5 [options]",
+     .opts = opts_metrics, .min_pos = 0, .max_pos = 0, .run = cmd_metrics},
     {.name = "version", .summary = "print the version, git hash and compiled-in backends",
      .usage = "[--json]",
      .description = "Prints the vpcast version, the git commit it was built from, and which\n"
