@@ -20,7 +20,13 @@ void lpips_free(lpips_model *m);
 // x, y: n images (n, 3, H, W) with values in [-1, 1] (the package's
 // normalize=False convention) -> out[n] distances. Runs in inference mode in
 // ctx (reset before returning).
+// H and W must be at least 31 (AlexNet's two 3x3/2 pools).
 void lpips_distance(lpips_model *m, vp_ctx *ctx, const float *x, const float *y, int64_t n,
                     int64_t H, int64_t W, float *out);
+// Same, also writing each layer's term (n, 5) (out[i] is their sum), as the
+// package's retPerLayer=True returns them. layers may be NULL.
+#define LPIPS_LAYERS 5
+void lpips_distance_layers(lpips_model *m, vp_ctx *ctx, const float *x, const float *y, int64_t n,
+                           int64_t H, int64_t W, float *out, float *layers);
 
 #endif
