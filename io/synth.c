@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include "core/check.h"
 #include "core/rng.h"
@@ -122,4 +123,31 @@ void synth_clip(const synth_cfg *cfg, uint64_t seed, uint64_t index, float *rgb,
       }
     }
   }
+}
+
+// ---- raw codes ----
+
+const synth_mod_desc synth_mods[SYNTH_NMOD] = {
+    {"rgb", 0 /* VP_MOD_RGB */, 3, 1, 1.0 / 255.0, 0.0, 1.0},
+    {"depth", 1 /* VP_MOD_DEPTH */, 1, 2, 1.0 / 256.0, 0.0, SYNTH_FAR_M},
+    {"semantic", 2 /* VP_MOD_SEMANTIC */, 1, 1, 1.0, 0.0, (double)(SYNTH_NUM_CLASSES - 1)},
+};
+
+void synth_clip_raw(const synth_cfg *cfg, uint64_t seed, uint64_t index, int invalid_sky,
+                    uint8_t *rgb, uint16_t *depth, uint8_t *sem) {
+  const size_t n = (size_t)cfg->frames * cfg->height * cfg->width;
+  float *frgb = rgb ? vp_malloc(n * 3 * sizeof(float)) : NULL;
+  float *fdep = depth ? vp_malloc(n * sizeof(float)) : NULL;
+  uint8_t *fsem = sem ? sem : (depth && invalid_sky ? vp_malloc(n) : NULL);
+  synth_clip(cfg, seed, index, frgb, fdep, fsem);
+  if (rgb)
+    for (size_t i = 0; i < n * 3; i++) rgb[i] = (uint8_t)lrintf(255.0f * frgb[i]);
+  if (depth) {
+    const float codes = (float)(SYNTH_FAR_M * 256.0);  // raw code of depth 1
+    for (size_t i = 0; i < n; i++)
+      depth[i] = invalid_sky && fsem[i] == SYNTH_SKY ? 0 : (uint16_t)lrintf(codes * fdep[i]);
+  }
+  free(frgb);
+  free(fdep);
+  if (fsem != sem) free(fsem);
 }
