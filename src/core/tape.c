@@ -41,12 +41,14 @@ static void run_backward(vp_ctx *ctx) {
   vp_tape *tp = ctx->tape;
   for (int64_t i = tp->n - 1; i >= 0; i--) {
     vp_node *node = tp->nodes[i];
-    if (!node->out->grad) continue;  // nothing flowed into this op's output
-    vp_backward_fn fn = node->op->backward[ctx->device];
-    if (!fn)
-      vp_die("op '%s' has no backward on this device; train on the CPU or "
-             "build with the device kernels", node->op->name);
-    fn(ctx, node);
+    if (node->out->grad) {  // else nothing flowed into this op's output
+      vp_backward_fn fn = node->op->backward[ctx->device];
+      if (!fn)
+        vp_die("op '%s' has no backward on this device; train on the CPU or "
+               "build with the device kernels", node->op->name);
+      fn(ctx, node);
+    }
+    if (tp->on_node_done) tp->on_node_done(tp->on_node_done_arg, i);
   }
 }
 
@@ -59,8 +61,14 @@ void tape_backward(vp_ctx *ctx, vp_tensor *loss) {
 
 void tape_backward_from(vp_ctx *ctx, vp_tensor *out, const float *gout) {
   if (!out->requires_grad) return;
-  float *g = tensor_grad(ctx, out);
   int64_t n = tensor_numel(out);
-  for (int64_t i = 0; i < n; i++) g[i] += gout[i];
+  if (!out->grad) {
+    // First gradient of out: a copy, rather than zero-fill then add.
+    out->grad = arena_alloc(&ctx->act, (size_t)n * sizeof(float));
+    memcpy(out->grad, gout, (size_t)n * sizeof(float));
+  } else {
+    float *g = out->grad;
+    for (int64_t i = 0; i < n; i++) g[i] += gout[i];
+  }
   run_backward(ctx);
 }
