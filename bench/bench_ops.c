@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/blas_core.h"
 #include "core/check.h"
 #include "core/kernel_mode.h"
 #include "core/rng.h"
@@ -119,7 +118,6 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-  blas_core_select(argc, argv);
   int json = 0, threads = 2, reps = 10;
   const char *only = NULL;
   for (int i = 1; i < argc; i++) {

@@ -2,39 +2,13 @@
 #include "kernels/cpu/gemm.h"
 
 #include <cblas.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "core/blas_core.h"
 #include "core/kernel_mode.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-// OpenBLAS 0.3.21 (Debian 12) does not recognise newer Xeons (family 6 model
-// 207 here) and falls back to its SSE3 "Prescott" kernels, about 4x slower
-// than its AVX-512 ones on the same machine. When that happened and the user
-// chose no core (OPENBLAS_CORETYPE), redo OpenBLAS's choice with the kernels
-// the CPU's features allow. This runs before main, so before any BLAS call.
-// The weak references stay NULL with an OpenBLAS built without DYNAMIC_ARCH,
-// which has no runtime choice to redo.
-extern void gotoblas_dynamic_init(void) __attribute__((weak));
-extern void gotoblas_dynamic_quit(void) __attribute__((weak));
-
-__attribute__((constructor)) static void gemm_fix_openblas_core(void) {
-  if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit || getenv("OPENBLAS_CORETYPE")) return;
-  const char *core = openblas_get_corename();
-  if (!core || strcmp(core, "Prescott") != 0) return;
-  __builtin_cpu_init();
-  const char *want = NULL;
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-    want = "SkylakeX";
-  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    want = "Haswell";
-  if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
-  gotoblas_dynamic_quit();
-  gotoblas_dynamic_init();
-  unsetenv("OPENBLAS_CORETYPE");
-}
-#endif
+// Before main: make OpenBLAS use the kernels this CPU has (blas_core.h). It
+// lives here because every binary that multiplies matrices links this file.
+__attribute__((constructor)) static void gemm_blas_core_fix(void) { blas_core_fix(); }
 
 void cpu_gemm_ref(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
