@@ -39,6 +39,12 @@ typedef struct vp_node {
 typedef struct vp_tape {
   vp_node **nodes;
   int64_t n, cap;
+  // Optional: called after backward has visited node i (i runs from n-1
+  // down to 0, including nodes skipped for lack of a gradient). The
+  // data-parallel all-reduce uses it to start reducing gradients that are
+  // final (dist/allreduce.h). NULL: no call.
+  void (*on_node_done)(void *arg, int64_t i);
+  void *on_node_done_arg;
 } vp_tape;
 
 // Should an op with these inputs record a node? (training and any input needs grad)
