@@ -38,6 +38,10 @@ def main():
         mod = importlib.import_module(m)
         path = os.path.join(args.out, m[2:] + ".h5")
         w = GoldenWriter(path, args.seed)
+        # A module may switch global torch state (grad mode, default dtype);
+        # every module starts from the defaults.
+        torch.set_grad_enabled(True)
+        torch.set_default_dtype(torch.float32)
         try:
             mod.generate(w)
         finally:
