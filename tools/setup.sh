@@ -21,7 +21,7 @@ done
 pkgs=(build-essential cmake pkg-config git libopenmpi-dev openmpi-bin openssh-client
       libhdf5-dev libnetcdf-dev libopenblas-dev libpng-dev libyaml-dev)
 if [ "$want_test" = 1 ]; then
-  pkgs+=(python3-torch python3-numpy python3-h5py python3-scipy python3-skimage python3-netcdf4)
+  pkgs+=(python3-torch python3-numpy python3-h5py python3-scipy python3-skimage python3-netcdf4 slurmctld slurmd slurm-client munge)
 fi
 
 missing=()

@@ -5,7 +5,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "diffusion/diffusion.h"
+#include "dist/allreduce.h"
 #include "io/source.h"
+#include "models/tiny_ddpm.h"
 
 // Data sources (io/): which clips a run reads.
 const vp_option opts_data[] = {
@@ -38,6 +41,7 @@ const vp_option opts_model[] = {
      .help = "base channel width"},
     {.key = "model.channel_mult", .type = OPT_INT_LIST, .def = "[1, 2, 4]", .range = "[1, 64]",
      .help = "channel multiplier per resolution level"},
+    OPT_INCLUDE_TABLE(opts_model_tiny_ddpm),
     OPT_END,
 };
 
@@ -46,8 +50,10 @@ const vp_option opts_train[] = {
      .help = "seed of every random stream (init, data order, timesteps, noise, dropout)"},
     {.key = "out", .type = OPT_STRING, .required = 1, .flag = "--out", .metavar = "DIR",
      .help = "output directory: checkpoints in DIR/ckpt, records in DIR/log.jsonl"},
-    {.key = "resume", .type = OPT_STRING, .def = "", .flag = "--resume", .metavar = "CKPT", .cli_only = 1,
-     .help = "resume from a checkpoint file, or 'auto' for <out>/ckpt/LATEST when it exists"},
+    {.key = "resume", .type = OPT_STRING, .def = "auto", .flag = "--resume", .metavar = "auto|never|CKPT",
+     .cli_only = 1,
+     .help = "auto: continue from <out>/ckpt/LATEST when it exists; never: start fresh (refused when <out> "
+             "holds checkpoints); or a checkpoint file"},
     {.key = "train.steps", .type = OPT_INT, .def = "100000", .range = "[1, 2^32)", .flag = "--steps",
      .metavar = "N", .help = "optimizer steps to run"},
     {.key = "train.batch_size", .type = OPT_INT, .def = "8", .range = "[1, 2^31)",
@@ -79,8 +85,18 @@ const vp_option opts_train[] = {
      .help = "steps between progress lines and log.jsonl records"},
     {.key = "train.ckpt_every", .type = OPT_INT, .def = "1000", .range = "[1, 2^31)",
      .help = "steps between checkpoints (one is always written at the end)"},
+    {.key = "train.ckpt_keep", .type = OPT_INT, .def = "3", .range = "[1, 2^31)",
+     .help = "checkpoints kept: the newest this many (older ones are deleted) ..."},
+    {.key = "train.ckpt_keep_every", .type = OPT_INT, .def = "0", .range = "[0, 2^31)",
+     .help = "... plus every one whose step is a multiple of this (0: none)"},
+    {.key = "train.nan_limit", .type = OPT_INT, .def = "10", .range = "[1, 2^31)",
+     .help = "a step with a non-finite gradient is skipped; this many in a row end the run"},
+    {.key = "train.stage", .type = OPT_STRING, .def = "",
+     .help = "name of the training stage, recorded in checkpoints (e.g. autoencoder, diffusion)"},
     OPT_INCLUDE_TABLE(opts_data),
     OPT_INCLUDE_TABLE(opts_model),
+    OPT_INCLUDE_TABLE(opts_diffusion),
+    OPT_INCLUDE_TABLE(opts_dist),
     OPT_END,
 };
 
