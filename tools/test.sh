@@ -31,6 +31,7 @@ asan_skip='^test_tiny_ddpm$'
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVP_SANITIZE=ON -DVP_WERROR=ON -DVP_CUDA=OFF >/dev/null
 cmake --build build-asan -j"$(nproc)" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
 test -x build-asan/vpcast || { echo "test.sh: sanitizer build failed" >&2; exit 1; }
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-   LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
+supp="$PWD/tests/lsan.supp"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+   LSAN_OPTIONS=suppressions=$supp:print_suppressions=0 \
    VP_GOLDEN_DIR="$gdir" ctest --output-on-failure -j2 -E "$asan_skip")
