@@ -78,12 +78,13 @@ const cli_command cli_commands[] = {
     {.name = "config", .summary = "check a config file and print the effective config",
      .subs = config_commands},
     {.name = "data", .summary = "make, pack and inspect datasets", .subs = data_commands},
-    {.name = "demo", .summary = "train a small RGB + depth frame predictor on synthetic data (CPU)",
+    {.name = "demo", .summary = "train a small conditional DDPM for RGB + depth video prediction on synthetic data (CPU)",
      .usage = "[options]",
      .description =
          "Makes synthetic videos of moving, occluding shapes (RGB and depth), trains a small\n"
-         "conditional frame predictor on the CPU, predicts the future frames of held-out clips,\n"
-         "compares them with copying the last frame, and writes DIR/demo.png and DIR/summary.json.",
+         "conditional DDPM (an ADM UNet denoising the future frames given the context frames)\n"
+         "on the CPU, samples the future frames of held-out clips with DDIM, compares them with\n"
+         "copying the last frame, and writes DIR/demo.png and DIR/summary.json.",
      .opts = opts_demo, .min_pos = 0, .max_pos = 0, .run = cmd_demo},
     {.name = "metrics", .summary = "compute video metrics of predictions against targets (HDF5), as JSON",
      .usage = "--pred P.h5 --target T.h5 [options]",

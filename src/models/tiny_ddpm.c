@@ -182,7 +182,7 @@ vp_tensor *tiny_ddpm_eps(vp_ctx *ctx, const tiny_ddpm *m, const vp_schedule *s, 
   }
   vp_tensor *in[2] = {xin, cond};
   vp_tensor *hs[TINY_DDPM_MAX_BLOCKS + 1];
-  vp_tensor *h = nn_conv_fwd(ctx, &m->in_conv, op_concat(ctx, in, 2, 1));  // (B, W, H, W)
+  vp_tensor *h = nn_conv_fwd(ctx, &m->in_conv, op_concat(ctx, in, 2, 1));  // (B, width, H, W)
   hs[0] = h;
   for (int k = 0; k < m->nin; k++) hs[k + 1] = h = block_fwd(ctx, &m->in[k], h, emb);
   h = resblock_fwd(ctx, &m->mid0, h, emb);

@@ -371,6 +371,21 @@ static void test_precond(void) {
 }
 
 // ---------------------------------------------------------------- training
+// Sanitizer builds (-O0, instrumented) run the kernels ~15x slower: there the
+// training run is cut to its first SHORT_STEPS steps, which is enough for the
+// memory checks; the quality claims are checked by the optimised build.
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+#define SHORT_STEPS 60
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -408,6 +423,10 @@ static double split_loss(vp_model *m, const char *split, int nb) {
 static void test_training(void) {
   vp_config *cfg = load_config(NULL, 0);
   if (!cfg) return;
+  // One thread: the run is the same on every machine, and at this size
+  // spinning OpenMP workers on a busy machine cost more than they give.
+  const int nthreads = omp_get_max_threads();
+  omp_set_num_threads(1);
   const int steps = (int)cfg_int(cfg, "train.steps"), B = (int)cfg_int(cfg, "train.batch_size");
   const int warm = (int)cfg_int(cfg, "train.warmup_steps");
   const double lr = cfg_float(cfg, "train.lr"), eta_min = cfg_float(cfg, "train.eta_min");
@@ -428,9 +447,9 @@ static void test_training(void) {
   vp_ctx ctx;
   ctx_init(&ctx, (size_t)16 << 20);
   double t0 = now_s(), first = 0, last = 0;
-  const int win = 50;
+  const int run = SANITIZED ? SHORT_STEPS : steps, win = SANITIZED ? 10 : 50;
   int finite = 1;
-  for (int step = 0; step < steps; step++) {
+  for (int step = 0; step < run; step++) {
     vp_model_batch mb = {.data = loader_next(ld), .step = (uint64_t)step};
     ctx_set_training(&ctx, 1);
     vp_tensor *loss = m->forward_loss(m, &ctx, &mb);
@@ -441,16 +460,21 @@ static void test_training(void) {
     params_zero_grad(p);
     ema_update(&ema, p);
     if (step < win) first += loss->data[0] / win;
-    if (step >= steps - win) last += loss->data[0] / win;
+    if (step >= run - win) last += loss->data[0] / win;
     ctx_reset(&ctx);
   }
   double train_s = now_s() - t0;
   th_check(finite, "training: every loss and gradient finite");
-  th_check(last < first, "training: the loss falls (mean of the first %d steps %.4f, of the last %d %.4f)", win,
-           first, win, last);
   const double held1 = split_loss(m, "data.split=val", 4);
-  th_check(held1 < 0.8 * held0, "training: the loss on 32 validation clips (fixed draws) falls from %.4f to %.4f",
-           held0, held1);
+  if (SANITIZED) {
+    th_check(held1 < held0, "training (sanitizer build, %d steps): the validation loss falls from %.4f to %.4f", run,
+             held0, held1);
+  } else {
+    th_check(last < first, "training: the loss falls (mean of the first %d steps %.4f, of the last %d %.4f)", win,
+             first, win, last);
+    th_check(held1 < 0.8 * held0, "training: the loss on 32 validation clips (fixed draws) falls from %.4f to %.4f",
+             held0, held1);
+  }
   loader_close(ld);
   sampler_free(&smp);
 
@@ -486,11 +510,14 @@ static void test_training(void) {
   mse /= (double)NT * K * F;
   copy /= (double)NT * K * F;
   double sample_s = now_s() - t1;
-  th_check(mse < copy, "DDIM predictions (%d steps, eta %g) beat copying the last frame on %lld held-out clips: "
-           "MSE %.5f vs %.5f", d->ddim.steps, d->ddim.eta, (long long)NT, mse, copy);
+  if (!SANITIZED)
+    th_check(mse < copy, "DDIM predictions (%d steps, eta %g) beat copying the last frame on %lld held-out clips: "
+             "MSE %.5f vs %.5f", d->ddim.steps, d->ddim.eta, (long long)NT, mse, copy);
   printf("tiny_ddpm: %d steps in %.1f s (%.1f ms/step), training loss %.4f -> %.4f, validation loss %.4f -> %.4f; "
          "held-out MSE ([-1, 1] scale) %.5f, copy-last %.5f (ratio %.3f); sampling %.1f s\n",
-         steps, train_s, 1e3 * train_s / steps, first, last, held0, held1, mse, copy, mse / copy, sample_s);
+         run, train_s, 1e3 * train_s / run, first, last, held0, held1, mse, copy, mse / copy, sample_s);
+  if (SANITIZED) printf("sanitizer build: %d of %d steps, the comparison with copy-last is left to the optimised build\n",
+                        run, steps);
   free(cond);
   free(truth);
   free(pred);
@@ -504,6 +531,7 @@ static void test_training(void) {
   model_free(m);
   source_close(src);
   cfg_free(cfg);
+  omp_set_num_threads(nthreads);
 }
 
 // ---------------------------------------------------------------- bad input
@@ -578,17 +606,29 @@ static void test_bad_input(void) {
   expect_die("batch of the wrong shape", bad_batch, "a batch of 5 frames x 4 channels");
 }
 
-int main(void) {
-  // First, while no OpenMP or BLAS thread pool exists yet (the death tests fork).
-  test_bad_input();
+// Runs one part and reports its time (the training run dominates).
+static void timed(const char *name, void (*fn)(void)) {
+  double t0 = now_s();
+  fn();
+  printf("  %-24s %.1f s\n", name, now_s() - t0);
+  fflush(stdout);
+}
+
+static void test_goldens(void) {
   golden *g = golden_open("diffusion");
   golden_case(g, "tiny_ddpm_2lvl");
   golden_case(g, "tiny_ddpm_3lvl_nrb2");
   golden_close(g);
-  test_frames();
+}
+
+int main(void) {
+  // First, while no OpenMP or BLAS thread pool exists yet (the death tests fork).
+  timed("bad input", test_bad_input);
+  timed("PyTorch goldens", test_goldens);
+  timed("frames, init", test_frames);
   test_init();
-  test_precond();
-  test_model_interface();
-  test_training();
+  timed("EDM preconditioning", test_precond);
+  timed("model interface", test_model_interface);
+  timed("training", test_training);
   return th_summary();
 }
